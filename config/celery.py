@@ -1,0 +1,11 @@
+"""The Celery application: configuration from Django settings (CELERY_* names), tasks autodiscovered."""
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("plenum")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
