@@ -6,4 +6,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/v1/", include("voting.api_urls")),
+    path("", include("deliberation.urls")),
+    path("", include("voting.urls")),
 ]
