@@ -1,3 +1,13 @@
-"""URL patterns (filled in by the platform work)."""
+"""URLs of the JSON API, mounted at /api/v1/ (a trailing slash is optional)."""
 
-urlpatterns: list = []
+from django.urls import re_path
+
+from voting import api
+
+urlpatterns = [
+    re_path(r"^questions/(?P<question_id>[0-9]+)/ballots/?$", api.ballots, name="api-ballots"),
+    re_path(r"^questions/(?P<question_id>[0-9]+)/result/?$", api.result, name="api-result"),
+    re_path(r"^sessions/(?P<session_id>[0-9]+)/?$", api.session_detail, name="api-session"),
+    re_path(r"^sessions/(?P<session_id>[0-9]+)/participants/?$", api.participants, name="api-participants"),
+    re_path(r"^openapi\.json$", api.openapi, name="api-openapi"),
+]

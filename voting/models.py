@@ -87,6 +87,9 @@ class Ballot(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"ballot of {self.participant_id} on question {self.question_id} (revision {self.revision})"
+
 
 class BallotRevision(models.Model):
     """Append-only history: every ballot ever cast, never updated or deleted by Plenum."""
@@ -105,6 +108,9 @@ class BallotRevision(models.Model):
             models.UniqueConstraint(fields=["question", "participant", "revision"], name="ballot_revision_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"revision {self.revision} of {self.participant_id} on question {self.question_id}"
+
 
 class Result(models.Model):
     """A computed result of a question, versioned: a higher version is always newer.
@@ -121,8 +127,17 @@ class Result(models.Model):
     payload = models.JSONField()
     comparison = models.JSONField(default=dict)
     is_final = models.BooleanField(default=False, help_text="Computed after the question closed.")
+    input_fingerprint = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="What the result was computed from (ballot history, rule, params, final); unchanged input, no new version.",
+    )
     computed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-version"]
         constraints = [models.UniqueConstraint(fields=["question", "version"], name="result_version_unique")]
+
+    def __str__(self) -> str:
+        return f"result v{self.version} of question {self.question_id}"
