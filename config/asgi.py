@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels' router."""
+"""ASGI entry point: Channels' protocol router with HTTP served by Django; websocket routes join it here."""
 
 import os
 
