@@ -132,8 +132,22 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Two Redis channel layers: "redis" (channels-redis' core layer, lists per channel) and "pubsub"
+# (its Redis pub/sub layer, one publish per group message); docs/benchmarks.md compares them.
+CHANNEL_LAYER_BACKENDS = {
+    "redis": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+CHANNEL_LAYER = os.environ.get("PLENUM_CHANNEL_LAYER", "redis").strip() or "redis"
+if CHANNEL_LAYER not in CHANNEL_LAYER_BACKENDS:
+    raise ImproperlyConfigured(
+        f"PLENUM_CHANNEL_LAYER={CHANNEL_LAYER!r} is not one of: {', '.join(CHANNEL_LAYER_BACKENDS)}"
+    )
+# Seconds a burst of ballots is gathered before one recompute of the question's result.
+RESULT_DEBOUNCE_SECONDS = env_number("PLENUM_RESULT_DEBOUNCE_SECONDS", 0.5)
+
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER], "CONFIG": {"hosts": [REDIS_URL]}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -150,6 +164,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+# celery beat: recompute questions whose debounced tally task was lost (say, a worker crashed).
+CELERY_BEAT_SCHEDULE = {
+    "sweep-pending-tallies": {"task": "voting.sweep_pending_tallies", "schedule": 15.0},
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

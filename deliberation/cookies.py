@@ -6,6 +6,8 @@ People without an account are recognised by this cookie alone, so it is signed
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
@@ -22,12 +24,17 @@ def cookie_name(session: Session | int) -> str:
     return f"plenum_p{session_id}"
 
 
+def participant_id_from_cookies(cookies: Mapping[str, str], session_id: int) -> int | None:
+    """The participant id that a request's (or a websocket's) signed cookie claims for the session, or None."""
+    carrier = HttpRequest()  # Django's signed-cookie check is a request method; websockets have no request
+    carrier.COOKIES = dict(cookies)
+    raw = carrier.get_signed_cookie(cookie_name(session_id), default=None, salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE)
+    return int(raw) if raw is not None and raw.isdigit() else None
+
+
 def participant_id_from_cookie(request: HttpRequest, session: Session) -> int | None:
     """The participant id the request's signed cookie claims for this session, or None."""
-    raw = request.get_signed_cookie(cookie_name(session), default=None, salt=COOKIE_SALT, max_age=COOKIE_MAX_AGE)
-    if raw is None or not raw.isdigit():
-        return None
-    return int(raw)
+    return participant_id_from_cookies(request.COOKIES, session.pk)
 
 
 def remember_participant(response: HttpResponse, participant: Participant) -> None:

@@ -19,6 +19,7 @@ from deliberation import selectors, services
 from deliberation.cookies import current_participant, remember_participant
 from deliberation.forms import JoinForm, MintParticipantForm, SessionForm
 from deliberation.models import Session
+from voting import live
 from voting import selectors as voting_selectors
 from voting.forms import QuestionForm
 from voting.views import organized_session, question_cards
@@ -89,6 +90,7 @@ def session_manage(request: HttpRequest, pk: int) -> HttpResponse:
         "questions": voting_selectors.session_questions(session, include_drafts=True),
         "question_form": QuestionForm(),
         "mint_form": MintParticipantForm(),
+        "summary": live.render_session_summary(session, is_organizer=True)[1],
     }
     return render(request, "deliberation/session_manage.html", context)
 
@@ -167,5 +169,6 @@ def session_page(request: HttpRequest, pk: int) -> HttpResponse:
         "participant": participant,
         "cards": question_cards(session, participant),
         "is_organizer": selectors.is_organizer(session, request.user),
+        "summary": live.render_session_summary(session, is_organizer=False)[1],
     }
     return render(request, "deliberation/session_page.html", context)

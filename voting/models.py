@@ -127,12 +127,6 @@ class Result(models.Model):
     payload = models.JSONField()
     comparison = models.JSONField(default=dict)
     is_final = models.BooleanField(default=False, help_text="Computed after the question closed.")
-    input_fingerprint = models.CharField(
-        max_length=64,
-        blank=True,
-        default="",
-        help_text="What the result was computed from (ballot history, rule, params, final); unchanged input, no new version.",
-    )
     computed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -141,3 +135,40 @@ class Result(models.Model):
 
     def __str__(self) -> str:
         return f"result v{self.version} of question {self.question_id}"
+
+
+class TallyState(models.Model):
+    """The question's incremental tallies, one per rule its results page shows, as engine snapshots.
+
+    Only the tally task writes it, holding this row's lock, so at most one recompute per
+    question runs at a time. ``basis`` fingerprints rule, params and options: when they no
+    longer match, the tallies are rebuilt from the current ballots.
+    """
+
+    question = models.OneToOneField(Question, on_delete=models.CASCADE, related_name="tally_state")
+    basis = models.CharField(max_length=64, blank=True)
+    ballots = models.PositiveIntegerField(default=0, help_text="Current ballots folded into the tallies.")
+    tallies = models.JSONField(default=dict, help_text="rule -> {state, refused, reason}.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"tallies of question {self.question_id}"
+
+
+class TallyChange(models.Model):
+    """A ballot change not yet folded into the question's tallies: written with the ballot, deleted when folded.
+
+    ``replaces`` is the revision the change takes out of the tallies (None for a first ballot).
+    """
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="pending_changes")
+    revision = models.ForeignKey(BallotRevision, on_delete=models.CASCADE, related_name="+")
+    replaces = models.ForeignKey(BallotRevision, on_delete=models.CASCADE, related_name="+", null=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["question", "id"], name="tally_change_by_question")]
+
+    def __str__(self) -> str:
+        return f"pending change {self.revision_id} of question {self.question_id}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from aggregation.registry import RULES
@@ -74,6 +75,14 @@ def current_ballot(question: Question, participant: Participant) -> Ballot | Non
 def ballot_count(question: Question) -> int:
     """How many participants currently have a ballot on the question."""
     return Ballot.objects.filter(question=question).count()
+
+
+def number_reports(question: Question) -> list[tuple[Fraction, Fraction]]:
+    """The exact (value, weight) of every current ballot of a number question, for its number line."""
+    if question.kind != Question.Kind.NUMBER:
+        return []
+    rows = Ballot.objects.filter(question=question).values_list("content", "weight")
+    return [(Fraction(str(content["value"])), Fraction(weight)) for content, weight in rows if "value" in content]
 
 
 def session_questions(session: Session, *, include_drafts: bool) -> list[Question]:

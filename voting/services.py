@@ -2,39 +2,43 @@
 
 Every ballot — browser form, JSON API or LLM agent — goes through :func:`cast_ballot`, which
 judges it with the engine's own parser and rule checks and writes it in one transaction.
-Results are recomputed from the stored ballots by :func:`recompute_result` (called by the
-tally task) and stored as numbered versions.
+Each ballot also leaves a TallyChange; the debounced tally task folds those into the question's
+live tallies (:func:`recompute_result`), stores a numbered Result version and publishes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
-import math
 from collections.abc import Sequence
-from decimal import Decimal
+from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Max
+from django.utils import timezone
 from django.utils.text import slugify
 
 import aggregation
-from aggregation.core import InvalidInput, to_fraction
-from aggregation.jsonio import exact, parse_ballot, result_to_json
+from aggregation.core import InvalidInput
+from aggregation.jsonio import parse_ballot
 from deliberation.models import Participant, Session
-from voting.models import Ballot, BallotRevision, Option, Question, Result
+from voting.models import Ballot, BallotRevision, Option, Question, Result, TallyChange, TallyState
+from voting.params import engine_params, jsonable, sentence
 from voting.selectors import KIND_FORMS, KIND_RULES, NUMBER_CANDIDATE, engine_candidates, rules_for_kind
+from voting.tallies import LiveTallies, tally_basis
 
 logger = logging.getLogger(__name__)
 
 MIN_OPTIONS = 2
 MAX_OPTIONS = 50
-RESULT_RETRIES = 5
+PENDING_FLAG_GRACE = 30  # seconds a "recompute scheduled" flag outlives its delay
+SWEEP_AGE_SECONDS = 10  # a change still unfolded after this long lost its task
+FOLD_BATCH = 20_000  # changes folded per transaction; a longer backlog continues in the next run
 ALWAYS_EDITABLE = ("text", "description", "visibility")
 DRAFT_ONLY = ("kind", "rule", "params", "option_labels")
 # Parameters a question of the kind must state explicitly (the engine's defaults would be a guess).
@@ -60,54 +64,6 @@ class BallotRejected(Exception):
         self.field = field
         self.code = code
         super().__init__(message)
-
-
-# --- JSON helpers ---------------------------------------------------------------------------------
-
-
-def jsonable(value: Any) -> Any:
-    """Make engine values storable as JSON: Fractions as ints or "p/q" strings, Decimals as floats
-    when that is exact (else "p/q"), tuples as lists."""
-    if isinstance(value, bool) or value is None or isinstance(value, (str, float)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, Fraction):
-        return exact(value)
-    if isinstance(value, Decimal):
-        number = to_fraction(value)
-        as_float = float(value)
-        return as_float if math.isfinite(as_float) and to_fraction(as_float) == number else exact(number)
-    if isinstance(value, dict):
-        return {str(key): jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item) for item in value]
-    return str(value)
-
-
-def engine_params(params: dict[str, Any], candidates: Sequence[str]) -> dict[str, Any]:
-    """A question's stored params in engine terms: ``tb_order`` names option keys, the engine wants indices."""
-    converted = dict(params)
-    order = converted.get("tb_order")
-    if order is not None:
-        if not isinstance(order, list):
-            raise InvalidInput("tb_order must be a list of option keys")
-        lookup = {key: index for index, key in enumerate(candidates)}
-        indices = []
-        for key in order:
-            if key not in lookup:
-                raise InvalidInput(f"tb_order names {key!r}, which is not an option")
-            indices.append(lookup[key])
-        converted["tb_order"] = indices
-    return converted
-
-
-def _stored_params(normalized: dict[str, Any], candidates: Sequence[str]) -> dict[str, Any]:
-    """Normalized engine params as JSON for the record, with ``tb_order`` back as option keys."""
-    stored = jsonable(normalized)
-    if isinstance(normalized.get("tb_order"), (list, tuple)):
-        stored["tb_order"] = [candidates[index] for index in normalized["tb_order"]]
-    return stored
 
 
 # --- questions ------------------------------------------------------------------------------------
@@ -262,6 +218,10 @@ def update_question(question: Question, **fields: Any) -> Question:
         question.save()
         if "option_labels" in fields or "kind" in fields:
             _write_options(question, labels)
+        latest = Result.objects.filter(question=question).order_by("-version").first()
+        if "visibility" in fields and latest is not None:
+            # Watchers who may now see the result get it without reloading.
+            transaction.on_commit(lambda: publish_result(latest.pk), robust=True)
     return question
 
 
@@ -318,17 +278,8 @@ def parse_question_ballot(question: Question, content: Any, *, weight: str = "1"
         params = aggregation.normalize(question.rule, len(candidates), engine_params(question.params, candidates))
         aggregation.check_ballots(question.rule, len(candidates), [ballot], params)
     except InvalidInput as exc:
-        raise BallotRejected(_sentence(exc.message), field=form) from None
+        raise BallotRejected(sentence(exc.message), field=form) from None
     return ballot
-
-
-def _sentence(message: str) -> str:
-    """An engine message as a sentence for people: capital first letter, full stop."""
-    message = message.strip()
-    if not message:
-        return "The ballot is not valid."
-    message = message[0].upper() + message[1:]
-    return message if message.endswith((".", "!", "?")) else message + "."
 
 
 def _locked_status(question_id: int) -> str | None:
@@ -391,7 +342,7 @@ def cast_ballot(
                 ballot = _replace(current, stored, participant.weight, source)
         else:
             ballot = _replace(ballot, stored, participant.weight, source)
-        BallotRevision.objects.create(
+        revision = BallotRevision.objects.create(
             question=question,
             participant=participant,
             revision=ballot.revision,
@@ -399,9 +350,15 @@ def cast_ballot(
             weight=ballot.weight,
             source=source,
         )
+        replaced = None
+        if ballot.revision > 1:
+            replaced = BallotRevision.objects.get(
+                question=question, participant=participant, revision=ballot.revision - 1
+            )
+        TallyChange.objects.create(question=question, revision=revision, replaces=replaced)
         if tally:
             question_id = question.pk
-            transaction.on_commit(lambda: enqueue_tally(question_id), robust=True)
+            transaction.on_commit(lambda: schedule_tally(question_id), robust=True)
     return ballot
 
 
@@ -414,148 +371,116 @@ def _replace(ballot: Ballot, content: Any, weight: str, source: str) -> Ballot:
     return ballot
 
 
-def enqueue_tally(question_id: int) -> None:
+def enqueue_tally(question_id: int, countdown: float = 0) -> None:
     """Ask a worker (or, in the embedded mode, this process) to recompute the question's result."""
     from voting.tasks import tally_question
 
-    tally_question.delay(question_id)
+    tally_question.apply_async((question_id,), countdown=countdown or None)
+
+
+def _pending_key(question_id: int) -> str:
+    return f"plenum:tally-pending:{question_id}"
+
+
+def schedule_tally(question_id: int) -> None:
+    """After a ballot: one recompute, RESULT_DEBOUNCE_SECONDS later, unless one is already waiting.
+
+    Ballots that arrive meanwhile fold into that run, so a burst gives one new version. The
+    flag expires on its own, so a lost task delays a result but never stops later ones.
+    """
+    delay = settings.RESULT_DEBOUNCE_SECONDS
+    if cache.add(_pending_key(question_id), True, timeout=delay + PENDING_FLAG_GRACE):
+        enqueue_tally(question_id, countdown=delay)
+
+
+def sweep_pending_tallies(older_than_seconds: float = SWEEP_AGE_SECONDS) -> list[int]:
+    """Enqueue a recompute for every question whose ballot changes wait longer than they should (a lost task)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    stale = sorted(set(TallyChange.objects.filter(created_at__lt=cutoff).values_list("question_id", flat=True)))
+    for question_id in stale:
+        enqueue_tally(question_id)
+    return stale
 
 
 # --- results --------------------------------------------------------------------------------------
 
 
-def _fingerprint(question: Question) -> str:
-    """What a result depends on: the ballot history (append-only, so its size grows with every cast),
-    the rule and params, and whether the question is closed."""
-    history = BallotRevision.objects.filter(question=question).aggregate(count=Count("id"), last=Max("id"))
-    material = [history["count"], history["last"], question.rule, question.params, question.status]
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _engine_ballots(rows: Sequence[Ballot], candidates: Sequence[str]) -> list[aggregation.Ballot]:
-    ballots = []
-    for index, row in enumerate(rows):
-        ballot = parse_ballot(row.content, candidates, index)
-        ballots.append(dataclasses.replace(ballot, weight=Fraction(row.weight)))
-    return ballots
-
-
-def _comparison_params(rule: str, params: dict[str, Any], candidates: Sequence[str]) -> dict[str, Any]:
-    """The question's params that the other rule also has (tie-breaks, quorum...), if it accepts them."""
-    shared = {name: value for name, value in params.items() if name in aggregation.get_rule(rule).params}
-    try:
-        aggregation.normalize(rule, len(candidates), engine_params(shared, candidates))
-    except InvalidInput:
-        return {}
-    return shared
-
-
-def _number_summaries(
-    ballots: Sequence[aggregation.Ballot], normalized: dict[str, Any], status: str
-) -> dict[str, dict[str, Any]]:
-    """Weighted median and mean of the reports (clamped to [lo, hi] like the mechanism sees them)."""
-    lo = to_fraction(normalized["lo"]) if normalized.get("lo") is not None else None
-    hi = to_fraction(normalized["hi"]) if normalized.get("hi") is not None else None
-    reports = []
-    for ballot in ballots:
-        value = ballot.value
-        if lo is not None:
-            value = max(value, lo)
-        if hi is not None:
-            value = min(value, hi)
-        if ballot.weight > 0:
-            reports.append((value, ballot.weight))
-    total = sum((weight for _, weight in reports), Fraction(0))
-
-    def summary(name: str, note: str, value: Fraction | None) -> dict[str, Any]:
-        return {
-            "rule": name,
-            "status": status if value is not None else "no_reports",
-            "note": note,
-            "outcome": None if value is None else float(value),
-            "outcome_exact": None if value is None else exact(value),
-        }
-
-    if total == 0:
-        return {
-            "median": summary("median", "Weighted median of the reports.", None),
-            "mean": summary("mean", "Weighted mean of the reports.", None),
-        }
-    reports.sort()
-    mean = sum((value * weight for value, weight in reports), Fraction(0)) / total
-    cumulative = Fraction(0)
-    median = reports[-1][0]
-    for position, (value, weight) in enumerate(reports):
-        cumulative += weight
-        if cumulative * 2 == total and position + 1 < len(reports):
-            median = (value + reports[position + 1][0]) / 2
-            break
-        if cumulative * 2 > total:
-            median = value
-            break
-    return {
-        "median": summary("median", "Weighted median of the reports (clamped to the range).", median),
-        "mean": summary("mean", "Weighted mean of the reports (clamped to the range).", mean),
-    }
-
-
-def compute_result(question: Question, rows: Sequence[Ballot]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Run the question's rule and every other rule of its kind on the ballot rows.
-
-    Returns (payload, comparison, normalized params as JSON). A comparison rule that cannot
-    take these ballots (say, run-off with partial rankings) records its reason instead.
-    """
-    candidates = engine_candidates(question)
-    m = len(candidates)
-    ballots = _engine_ballots(rows, candidates)
-    params = engine_params(question.params, candidates)
-    normalized = aggregation.normalize(question.rule, m, params)
-    payload = result_to_json(aggregation.tally(question.rule, m, ballots, params), candidates)
-    comparison: dict[str, Any] = {}
-    for other in rules_for_kind(question.kind):
-        if other == question.rule or other not in aggregation.RULES:
-            continue
-        try:
-            other_params = _comparison_params(other, question.params, candidates)
-            result = aggregation.tally(other, m, ballots, engine_params(other_params, candidates))
-            comparison[other] = result_to_json(result, candidates)
-        except InvalidInput as exc:
-            comparison[other] = {"rule": other, "error": _sentence(exc.message)}
-    if question.kind == Question.Kind.NUMBER:
-        comparison.update(_number_summaries(ballots, normalized, payload["status"]))
-    return payload, comparison, _stored_params(normalized, candidates)
-
-
 def recompute_result(question_id: int) -> Result | None:
-    """Tally the question's current ballots and store a new Result version if anything changed.
+    """Fold the question's pending ballot changes into its live tallies and store a new Result version.
 
-    Idempotent: with the same ballot history, rule, params and status the latest result is
-    returned unchanged. Concurrent runs cannot share a version (unique constraint; the loser
-    retries and usually finds the winner's result). None for a missing or draft question.
+    Holds the question's TallyState row lock, so recomputes of one question run one at a time
+    and each change is folded exactly once (it is deleted in the same transaction). Idempotent:
+    with no pending change and no change of status the latest result is returned as it is.
+    Publishes a new version to the question's watchers on commit. None for a missing or draft question.
     """
-    for _attempt in range(RESULT_RETRIES):
-        question = Question.objects.filter(pk=question_id).first()
-        if question is None or question.status == Question.Status.DRAFT:
-            return None
-        fingerprint = _fingerprint(question)  # before reading ballots: a later cast changes it
+    cache.delete(_pending_key(question_id))  # ballots from now on schedule the next run
+    question = Question.objects.filter(pk=question_id).first()
+    if question is None or question.status == Question.Status.DRAFT:
+        return None
+    with transaction.atomic():
+        TallyState.objects.get_or_create(question=question)
+        state = TallyState.objects.select_for_update().get(question=question)
+        question.refresh_from_db()
+        tallies, rebuilt = _load_tallies(question, state)
+        changes = [] if rebuilt else _fold_pending_changes(question, tallies)
         latest = Result.objects.filter(question=question).order_by("-version").first()
-        if latest is not None and latest.input_fingerprint == fingerprint:
+        is_final = question.status == Question.Status.CLOSED
+        if latest is not None and not rebuilt and not changes and latest.is_final == is_final:
             return latest
-        rows = list(Ballot.objects.filter(question=question).order_by("id"))
-        payload, comparison, params = compute_result(question, rows)
+        state.basis, state.ballots, state.tallies = tallies.basis, tallies.ballots, tallies.snapshot()
+        state.save()
+        payload, comparison, params = tallies.results()
+        result = Result.objects.create(
+            question=question,
+            version=(latest.version if latest else 0) + 1,
+            rule=question.rule,
+            params=params,
+            ballot_count=tallies.ballots,
+            payload=payload,
+            comparison=comparison,
+            is_final=is_final,
+        )
+        transaction.on_commit(lambda: publish_result(result.pk), robust=True)
+    return result
+
+
+def _load_tallies(question: Question, state: TallyState) -> tuple[LiveTallies, bool]:
+    """The stored tallies, or (when missing or made for other rules or options) tallies rebuilt from the ballots.
+
+    A rebuild locks the question the way closing does, so no ballot is being written while it
+    reads the current ballots and drops the pending changes they already contain.
+    """
+    if state.basis == tally_basis(question, engine_candidates(question)):
         try:
-            with transaction.atomic():
-                return Result.objects.create(
-                    question=question,
-                    version=(latest.version if latest else 0) + 1,
-                    rule=question.rule,
-                    params=params,
-                    ballot_count=len(rows),
-                    payload=payload,
-                    comparison=comparison,
-                    is_final=question.status == Question.Status.CLOSED,
-                    input_fingerprint=fingerprint,
-                )
-        except IntegrityError:
-            logger.info("result version race on question %s; retrying", question_id)
-    raise RuntimeError(f"could not store a result for question {question_id} after {RESULT_RETRIES} attempts")
+            return LiveTallies(question, state.ballots, state.tallies), False
+        except InvalidInput:
+            logger.warning("stored tallies of question %s do not load; rebuilding them", question.pk)
+    Question.objects.select_for_update().get(pk=question.pk)
+    tallies = LiveTallies(question)
+    for content, weight in Ballot.objects.filter(question=question).order_by("id").values_list("content", "weight"):
+        tallies.add(content, weight)
+    TallyChange.objects.filter(question=question).delete()
+    return tallies, True
+
+
+def _fold_pending_changes(question: Question, tallies: LiveTallies) -> list[int]:
+    """Apply the committed ballot changes in the order they were written; delete them; return their ids."""
+    changes = list(
+        TallyChange.objects.filter(question=question).select_related("revision", "replaces").order_by("id")[:FOLD_BATCH]
+    )
+    for change in changes:
+        if change.replaces is not None:
+            tallies.remove(change.replaces.content, change.replaces.weight)
+        tallies.add(change.revision.content, change.revision.weight)
+    ids = [change.pk for change in changes]
+    TallyChange.objects.filter(pk__in=ids).delete()
+    if len(changes) == FOLD_BATCH:
+        transaction.on_commit(lambda: enqueue_tally(question.pk), robust=True)
+    return ids
+
+
+def publish_result(result_id: int) -> None:
+    """Send a stored result to everyone watching its question (and its session's summary) over websockets."""
+    from voting import live
+
+    live.publish_result(result_id)

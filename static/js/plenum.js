@@ -3,7 +3,8 @@
  *   keeping the position <select>s (the no-JavaScript form) in sync;
  * - sliders and number inputs mirror each other;
  * - budget ballots show the remaining budget as you type;
- * - "Copy" buttons copy a link or token.
+ * - "Copy" buttons copy a link or token;
+ * - live results (htmx ws extension) never step back to an older version, and say whether they are live.
  * Content swapped in by htmx is enhanced too (htmx.onLoad).
  */
 (function () {
@@ -201,6 +202,34 @@
       }
     });
   }
+
+  /* ---- Live results ---- */
+
+  // Each websocket message is swapped in by element id; the page keeps the newest version it has.
+  document.addEventListener("htmx:wsBeforeMessage", function (event) {
+    var html = String(event.detail.message || "");
+    var id = /\bid="([^"]+)"/.exec(html);
+    var version = /\bdata-version="(\d+)"/.exec(html);
+    var current = id && document.getElementById(id[1]);
+    if (current && version && current.dataset.version &&
+        parseInt(current.dataset.version, 10) >= parseInt(version[1], 10)) {
+      event.preventDefault();
+    }
+  });
+
+  function liveStatus(event, text, state) {
+    var status = event.target.querySelector ? event.target.querySelector("[data-live-status]") : null;
+    if (status) {
+      status.textContent = text;
+      status.dataset.state = state;
+    }
+  }
+  document.addEventListener("htmx:wsOpen", function (event) {
+    liveStatus(event, "Live: this page updates itself as ballots arrive.", "open");
+  });
+  document.addEventListener("htmx:wsClose", function (event) {
+    liveStatus(event, "Live updates paused: reconnecting… Reload the page if this stays.", "closed");
+  });
 
   function enhance(root) {
     root.querySelectorAll("[data-ranking]").forEach(enhanceRanking);

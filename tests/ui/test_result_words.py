@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from voting.views import certificate_sentence, name_candidates, status_sentence
+from voting.presentation import certificate_sentence, name_candidates, status_sentence
 
 LABELS = {"a": "Park", "b": "Bikes", "c": "Library"}
 
