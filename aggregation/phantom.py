@@ -361,14 +361,25 @@ class ValueTally:
         return merged
 
     def to_state(self) -> dict[str, Any]:
-        """JSON-able snapshot: sorted float reports (standing for their shortest decimals) and other exact values."""
+        """JSON-able snapshot: the distinct float reports (standing for their shortest decimals) with their
+        counts, and other exact values; its size follows the distinct values, not the reports."""
         self._fold(force=True)
+        floats, counts = np.unique(self._base, return_counts=True)
         return {
             "rule": UPM,
             "ballots": self._ballots,
-            "floats": self._base.tolist(),
+            "floats": floats.tolist(),
+            "float_counts": counts.tolist(),
             "exact": [[str(value), count] for value, count in zip(self._keys, self._counts, strict=True)],
         }
+
+    def distinct_reports(self) -> list[tuple[Fraction, int]]:
+        """Each distinct report with how many times it is held (weights count as repeats), in value order."""
+        state = self.to_state()
+        held = Counter({Fraction(text): int(count) for text, count in state["exact"]})
+        for value, count in zip(state["floats"], state["float_counts"], strict=True):
+            held[Fraction(repr(value))] += int(count)
+        return sorted(held.items())
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> ValueTally:
@@ -376,7 +387,11 @@ class ValueTally:
         try:
             if state["rule"] != UPM:
                 raise ValueError("wrong rule")
-            floats = np.array(state["floats"], dtype=np.float64).reshape(-1)
+            distinct = np.array(state["floats"], dtype=np.float64).reshape(-1)
+            repeats = np.array(state["float_counts"], dtype=np.int64).reshape(-1)
+            if distinct.shape != repeats.shape or (repeats <= 0).any():
+                raise ValueError("float counts do not match")
+            floats = np.repeat(distinct, repeats)
             exact = {Fraction(text): int(count) for text, count in state["exact"]}
             ballots = int(state["ballots"])
         except (KeyError, TypeError, ValueError, ZeroDivisionError):

@@ -22,6 +22,8 @@ TOP = 34
 MAX_LABEL_CHARS = 15
 # Presentation attributes so a standalone SVG looks right; the page's stylesheet refines them.
 BAR_FILL = "#8fb1d3"
+COLUMN_PIXELS = 6  # width of one histogram column of the number line
+REPORT_BAR_HEIGHT = 90  # height of the tallest column
 WINNER_FILL = "#23527c"
 AXIS_STROKE = "#8a94a6"
 MARKER_STROKES = {"marker-outcome": "#23527c", "marker-median": "#1f7a4d", "marker-mean": "#9a5b00"}
@@ -152,7 +154,8 @@ def number_line_chart(
     mean: Fraction | None,
     title: str,
 ) -> str:
-    """A number line from lo to hi with the reports as stacked dots, and the outcome, median and mean marked."""
+    """A number line from lo to hi with the reports as a histogram (weight per column), and the outcome,
+    median and mean marked."""
     left, right = 30, WIDTH - 30
     axis_y = 150
     span = hi - lo
@@ -163,20 +166,27 @@ def number_line_chart(
         clamped = min(max(value, lo), hi)
         return left + float((clamped - lo) / span) * (right - left)
 
-    stacks: dict[int, int] = {}
-    dots: list[str] = []
+    # One bar per pixel column of reports, so the chart's size stays bounded however many report.
+    columns: dict[int, list[Fraction]] = {}  # column -> [total weight, lowest value, highest value]
     for value, weight in reports:
-        x = x_of(value)
-        column = round(x / 8)
-        level = stacks.get(column, 0)
-        stacks[column] = level + 1
-        cy = axis_y - 10 - (level % 10) * 9
+        column = round((x_of(value) - left) / COLUMN_PIXELS)
+        low_high = columns.setdefault(column, [Fraction(0), value, value])
+        low_high[0] += weight
+        low_high[1], low_high[2] = min(low_high[1], value), max(low_high[2], value)
+    tallest = max((total for total, _, _ in columns.values()), default=Fraction(1))
+    total_weight = sum((total for total, _, _ in columns.values()), Fraction(0))
+    dots: list[str] = []
+    for column, (weight, lowest, highest) in sorted(columns.items()):
+        x = left + column * COLUMN_PIXELS
+        height = max(3.0, float(weight / tallest) * REPORT_BAR_HEIGHT)
+        where = exact_text(lowest) if lowest == highest else f"{exact_text(lowest)} to {exact_text(highest)}"
         dots.append(
-            f'<circle class="report" cx="{x:.1f}" cy="{cy}" r="4" fill="{BAR_FILL}"><title>report {escape(exact_text(value))}'
-            f"{'' if weight == 1 else ' (weight ' + escape(exact_text(weight)) + ')'}</title></circle>"
+            f'<rect class="report" data-weight="{escape(exact_text(weight))}" x="{x - COLUMN_PIXELS / 2 + 1:.1f}" '
+            f'y="{axis_y - height:.1f}" width="{COLUMN_PIXELS - 2}" height="{height:.1f}" fill="{BAR_FILL}">'
+            f"<title>{escape(format_number(weight))} at {escape(where)}</title></rect>"
         )
     markers: list[str] = []
-    described = [f"{len(reports)} reports between {format_number(lo)} and {format_number(hi)}"]
+    described = [f"reports of weight {format_number(total_weight)} between {format_number(lo)} and {format_number(hi)}"]
     for name, value, css, dy in (
         ("Outcome", outcome, "marker-outcome", 0),
         ("Median", median, "marker-median", 18),

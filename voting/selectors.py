@@ -7,7 +7,7 @@ from typing import Any
 
 from aggregation.registry import RULES
 from deliberation.models import Participant, Session
-from voting.models import Ballot, Option, Question, Result
+from voting.models import Ballot, Option, Question, Result, TallyState
 
 # Which rules fit which ballot kind (the first is the default), and the one ballot form each kind takes.
 KIND_RULES: dict[str, tuple[str, ...]] = {
@@ -78,11 +78,18 @@ def ballot_count(question: Question) -> int:
 
 
 def number_reports(question: Question) -> list[tuple[Fraction, Fraction]]:
-    """The exact (value, weight) of every current ballot of a number question, for its number line."""
+    """Each distinct report of a number question with its total weight, as of the latest result.
+
+    Read from the live tally (its size follows the distinct values, not the ballots), for the number line.
+    """
     if question.kind != Question.Kind.NUMBER:
         return []
-    rows = Ballot.objects.filter(question=question).values_list("content", "weight")
-    return [(Fraction(str(content["value"])), Fraction(weight)) for content, weight in rows if "value" in content]
+    tallies = TallyState.objects.filter(question=question).values_list("tallies", flat=True).first() or {}
+    saved = tallies.get(question.rule)
+    if not saved:
+        return []
+    tally = RULES[question.rule].tally_from_state(saved["state"])
+    return [(value, Fraction(count)) for value, count in tally.distinct_reports()]
 
 
 def session_questions(session: Session, *, include_drafts: bool) -> list[Question]:

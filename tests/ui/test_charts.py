@@ -69,15 +69,18 @@ def test_rounds_chart_has_one_block_per_round():
 def test_number_line_marks_reports_outcome_median_and_mean():
     payload = {"status": "winner", "winners": [], "outcome": 40.0, "outcome_exact": 40}
     comparison = {"median": {"outcome_exact": 50}, "mean": {"outcome_exact": "130/3"}}
-    reports = [(Fraction(10), Fraction(1)), (Fraction(50), Fraction(1)), (Fraction(70), Fraction(1))]
+    reports = [(Fraction(10), Fraction(1)), (Fraction(50), Fraction(3)), (Fraction(70), Fraction(1))]
     root = parse(
         charts.result_chart(
             payload, {}, kind="number", params={"lo": 0, "hi": 100}, reports=reports, comparison=comparison
         )
     )
-    dots = [circle for circle in root.iter(f"{SVG}circle") if circle.get("class") == "report"]
+    bars = [rect for rect in root.iter(f"{SVG}rect") if rect.get("class") == "report"]
+    centres = sorted(float(bar.get("x")) + float(bar.get("width")) / 2 for bar in bars)
     expected = [30 + value / 100 * (charts.WIDTH - 60) for value in (10, 50, 70)]
-    assert sorted(float(dot.get("cx")) for dot in dots) == pytest.approx(expected, abs=0.1)
+    assert centres == pytest.approx(expected, abs=charts.COLUMN_PIXELS / 2)
+    heights = {bar.get("data-weight"): float(bar.get("height")) for bar in bars}
+    assert heights["3"] == pytest.approx(charts.REPORT_BAR_HEIGHT) and heights["1"] == pytest.approx(30)
     markers = {group.get("class"): group for group in root.iter(f"{SVG}g") if "marker" in (group.get("class") or "")}
     assert markers["marker marker-outcome"].get("data-value") == "40"
     assert markers["marker marker-median"].get("data-value") == "50"
@@ -85,6 +88,15 @@ def test_number_line_marks_reports_outcome_median_and_mean():
     texts = [text.text for text in root.iter(f"{SVG}text")]
     assert "Outcome 40" in texts and "Median 50" in texts and "Mean 43.33" in texts
     assert {"0", "25", "50", "75", "100"} <= set(texts)
+
+
+def test_number_line_stays_small_with_many_reports():
+    reports = [(Fraction(value, 7), Fraction(1)) for value in range(20_000)]
+    payload = {"status": "winner", "winners": [], "outcome": 40.0, "outcome_exact": 40}
+    svg = charts.result_chart(payload, {}, kind="number", params={"lo": 0, "hi": 100}, reports=reports)
+    bars = [rect for rect in parse(svg).iter(f"{SVG}rect") if rect.get("class") == "report"]
+    assert len(bars) <= (charts.WIDTH - 60) // charts.COLUMN_PIXELS + 2 and len(svg) < 30_000
+    assert sum(Fraction(bar.get("data-weight")) for bar in bars) == 20_000
 
 
 def test_allocation_chart_splits_the_total():
