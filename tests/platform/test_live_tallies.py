@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import random
+from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 import aggregation
 from aggregation.jsonio import parse_ballot, result_to_json
@@ -15,7 +17,7 @@ from deliberation.services import mint_participant
 from voting.models import Ballot, BallotRevision, Result, TallyChange, TallyState
 from voting.params import engine_params
 from voting.selectors import engine_candidates, rules_for_kind
-from voting.services import cast_ballot, recompute_result, update_question
+from voting.services import cast_ballot, recompute_result, sweep_pending_tallies, update_question
 from voting.tallies import comparison_params
 
 pytestmark = pytest.mark.django_db
@@ -103,3 +105,13 @@ def test_a_visibility_change_keeps_the_tallies(make_question, participant):
     update_question(question, visibility="after_close")
     assert recompute_result(question.pk).pk == first.pk
     assert Result.objects.filter(question=question).count() == 1
+
+
+def test_the_sweep_recomputes_questions_whose_tally_task_was_lost(make_question, participant):
+    question = make_question("single")
+    cast_ballot(question, participant, {"choice": "beta"}, tally=False)  # as if its task never ran
+    assert sweep_pending_tallies() == []  # a fresh change is left to its own task
+    TallyChange.objects.filter(question=question).update(created_at=timezone.now() - timedelta(minutes=1))
+    assert sweep_pending_tallies() == [question.pk]  # eager here: the recompute ran
+    assert not TallyChange.objects.filter(question=question).exists()
+    assert Result.objects.filter(question=question).order_by("-version").first().payload["winners"] == ["beta"]
