@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from aggregation.core import InvalidInput
 from aggregation.registry import RULES
 from deliberation.models import Participant, Session
 from voting.models import Ballot, Option, Question, Result, TallyState
@@ -88,7 +89,10 @@ def number_reports(question: Question) -> list[tuple[Fraction, Fraction]]:
     saved = tallies.get(question.rule)
     if not saved:
         return []
-    tally = RULES[question.rule].tally_from_state(saved["state"])
+    try:
+        tally = RULES[question.rule].tally_from_state(saved["state"])
+    except InvalidInput:  # a snapshot the next recompute rebuilds; until then the chart shows no reports
+        return []
     return [(value, Fraction(count)) for value, count in tally.distinct_reports()]
 
 
