@@ -7,7 +7,8 @@ a version that is not newer than the last one sent is dropped, so a client never
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -15,19 +16,29 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 
 from voting import live
 
+Snapshot = Callable[[], tuple[int, str]]
+
 
 class LiveConsumer(AsyncWebsocketConsumer):
-    """Shared behaviour: join the audience's group, send the snapshot, forward newer versions only."""
+    """Admit or refuse, join the audience's group, send the snapshot, then forward newer versions only."""
 
     group = ""
     sent_version = -1
 
-    async def join(self, group: str, snapshot: Awaitable[tuple[int, str]]) -> None:
-        """Join ``group``, accept, then send the snapshot: taken after joining, so no version falls in between."""
-        self.group = group
-        await self.channel_layer.group_add(group, self.channel_name)
+    def admit(self) -> tuple[str, Snapshot] | None:
+        """(group, snapshot maker) for this socket's scope, or None to refuse it. Runs in a thread (ORM)."""
+        raise NotImplementedError
+
+    async def connect(self) -> None:
+        """Refuse outsiders before accepting; the snapshot is taken after joining, so no version falls between."""
+        admitted = await database_sync_to_async(self.admit)()
+        if admitted is None:
+            await self.close()
+            return
+        self.group, snapshot = admitted
+        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.forward(*await snapshot)
+        await self.forward(*await database_sync_to_async(snapshot)())
 
     async def forward(self, version: int, html: str) -> None:
         """Send a fragment unless the client already has this version or a newer one."""
@@ -51,32 +62,23 @@ class LiveConsumer(AsyncWebsocketConsumer):
 class QuestionResultsConsumer(LiveConsumer):
     """``/ws/questions/<id>/``: the question's results fragment, live."""
 
-    async def connect(self) -> None:
-        """Refuse anyone who is neither organizer nor participant of the question's session."""
-        question_id = self.scope["url_route"]["kwargs"]["question_id"]
-        found = await database_sync_to_async(live.question_audience)(question_id, self.scope)
+    def admit(self) -> tuple[str, Snapshot] | None:
+        """Organizers and participants of the question's session; never a draft or a missing question."""
+        found = live.question_audience(self.scope["url_route"]["kwargs"]["question_id"], self.scope)
         if found is None:
-            await self.close()
-            return
+            return None
         question, audience = found
-        await self.join(
-            live.question_group(question.pk, audience),
-            database_sync_to_async(live.question_snapshot)(question, audience),
-        )
+        return live.question_group(question.pk, audience), partial(live.question_snapshot, question, audience)
 
 
 class SessionSummaryConsumer(LiveConsumer):
     """``/ws/sessions/<id>/``: the session's summary panel, live."""
 
-    async def connect(self) -> None:
-        """Refuse anyone who is neither organizer nor participant of the session."""
-        session_id = self.scope["url_route"]["kwargs"]["session_id"]
-        found = await database_sync_to_async(live.session_audience)(session_id, self.scope)
+    def admit(self) -> tuple[str, Snapshot] | None:
+        """Organizers and participants of the session."""
+        found = live.session_audience(self.scope["url_route"]["kwargs"]["session_id"], self.scope)
         if found is None:
-            await self.close()
-            return
+            return None
         session, audience = found
-        await self.join(
-            live.session_group(session.pk, audience),
-            database_sync_to_async(live.render_session_summary)(session, is_organizer=audience == live.ORGANIZERS),
-        )
+        snapshot = partial(live.render_session_summary, session, is_organizer=audience == live.ORGANIZERS)
+        return live.session_group(session.pk, audience), snapshot
