@@ -147,7 +147,14 @@ if CHANNEL_LAYER not in CHANNEL_LAYER_BACKENDS:
 RESULT_DEBOUNCE_SECONDS = env_number("PLENUM_RESULT_DEBOUNCE_SECONDS", 0.5)
 
 if REDIS_URL:
-    CHANNEL_LAYERS = {"default": {"BACKEND": CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER], "CONFIG": {"hosts": [REDIS_URL]}}}
+    # The core layer waits on an idle channel with a 5 s blocking pop; redis-py's default 5 s socket
+    # timeout would end that wait with an error and close every idle websocket, so allow longer.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER],
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

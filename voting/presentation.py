@@ -53,6 +53,8 @@ def status_sentence(payload: Mapping[str, Any], labels: Mapping[str, str], kind:
         allocation = payload.get("allocation_exact") or payload.get("allocation")
         parts = [f"{labels.get(key, key)} {charts.format_number(value)}" for key, value in allocation.items()]
         return "The budget is split: " + "; ".join(parts) + "."
+    if kind == Question.Kind.BUDGET and status == "no_reports":
+        return "No budget split has been proposed yet."
     template = STATUS_WORDS.get(status, status.replace("_", " ").capitalize() + ".")
     tie_break = TIE_BREAK_WORDS.get(payload.get("tie_break") or "", (payload.get("tie_break") or "").replace("_", " "))
     return template.format(winners=_join_labels(list(payload.get("winners") or []), labels), tie_break=tie_break)

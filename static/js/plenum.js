@@ -225,7 +225,7 @@
     }
   }
   document.addEventListener("htmx:wsOpen", function (event) {
-    liveStatus(event, "Live: this page updates itself as ballots arrive.", "open");
+    liveStatus(event, "Live: this page updates itself when something changes.", "open");
   });
   document.addEventListener("htmx:wsClose", function (event) {
     liveStatus(event, "Live updates paused: reconnecting… Reload the page if this stays.", "closed");

@@ -39,3 +39,8 @@ def test_engine_notes_name_the_options():
     assert name_candidates("candidates 0, 1 and 2 tie", LABELS) == "“Park”, “Bikes” and “Library” tie"
     assert name_candidates("2 candidates are tied", LABELS) == "2 candidates are tied"
     assert name_candidates("candidate 7 is unknown", LABELS) == "candidate 7 is unknown"
+
+
+def test_an_empty_budget_question_speaks_of_budget_splits_not_numbers():
+    assert status_sentence({"status": "no_reports"}, {}, "budget") == "No budget split has been proposed yet."
+    assert status_sentence({"status": "no_reports"}, {}, "number") == "No numbers have been reported yet."
