@@ -111,14 +111,20 @@ TEMPLATES = [
     },
 ]
 
-# Persistent connections stay off by default: under ASGI every request runs in its own
-# thread, and kept-open connections pile up instead of being reused.
+# With PostgreSQL, connections come from a pool (psycopg_pool): under ASGI every request runs
+# in a thread of its own, so without one each request would open a new connection (a new
+# server process). DB_POOL_MAX_SIZE=0 turns the pool off (then DB_CONN_MAX_AGE applies).
+DB_POOL_MAX_SIZE = env_number("DB_POOL_MAX_SIZE", 20)
 if DATABASE_URL:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_number("DB_CONN_MAX_AGE", 0), conn_health_checks=True
+            DATABASE_URL,
+            conn_max_age=0 if DB_POOL_MAX_SIZE else env_number("DB_CONN_MAX_AGE", 0),
+            conn_health_checks=not DB_POOL_MAX_SIZE,
         )
     }
+    if DB_POOL_MAX_SIZE:
+        DATABASES["default"]["OPTIONS"] = {"pool": {"min_size": 2, "max_size": DB_POOL_MAX_SIZE, "timeout": 10}}
 else:
     DATABASES = {
         "default": {
@@ -132,13 +138,14 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Two Redis channel layers: "redis" (channels-redis' core layer, lists per channel) and "pubsub"
-# (its Redis pub/sub layer, one publish per group message); docs/benchmarks.md compares them.
+# Two Redis channel layers: "pubsub" (channels-redis' pub/sub layer, one publish per group
+# message; the default, faster for large groups) and "redis" (its core layer, a list per
+# channel); docs/benchmarks.md compares them.
 CHANNEL_LAYER_BACKENDS = {
     "redis": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
-CHANNEL_LAYER = os.environ.get("PLENUM_CHANNEL_LAYER", "redis").strip() or "redis"
+CHANNEL_LAYER = os.environ.get("PLENUM_CHANNEL_LAYER", "pubsub").strip() or "pubsub"
 if CHANNEL_LAYER not in CHANNEL_LAYER_BACKENDS:
     raise ImproperlyConfigured(
         f"PLENUM_CHANNEL_LAYER={CHANNEL_LAYER!r} is not one of: {', '.join(CHANNEL_LAYER_BACKENDS)}"

@@ -9,12 +9,14 @@ live tallies (:func:`recompute_result`), stores a numbered Result version and pu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from fractions import Fraction
 from typing import Any
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -382,6 +384,31 @@ def _pending_key(question_id: int) -> str:
     return f"plenum:tally-pending:{question_id}"
 
 
+@functools.cache
+def _flag_store() -> redis.Redis | None:
+    """One Redis client per process for the debounce flags (None in the embedded mode: the local cache).
+
+    Django's cache is per async context, so under ASGI it would open a Redis connection per ballot.
+    """
+    return redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+
+
+def _claim_pending(question_id: int, seconds: float) -> bool:
+    """Set the question's "recompute scheduled" flag for ``seconds`` unless it is set; True if this call set it."""
+    store = _flag_store()
+    if store is None:
+        return cache.add(_pending_key(question_id), True, timeout=seconds)
+    return bool(store.set(_pending_key(question_id), 1, nx=True, px=int(seconds * 1000)))
+
+
+def _release_pending(question_id: int) -> None:
+    store = _flag_store()
+    if store is None:
+        cache.delete(_pending_key(question_id))
+    else:
+        store.delete(_pending_key(question_id))
+
+
 def schedule_tally(question_id: int) -> None:
     """After a ballot: one recompute, RESULT_DEBOUNCE_SECONDS later, unless one is already waiting.
 
@@ -389,7 +416,7 @@ def schedule_tally(question_id: int) -> None:
     flag expires on its own, so a lost task delays a result but never stops later ones.
     """
     delay = settings.RESULT_DEBOUNCE_SECONDS
-    if cache.add(_pending_key(question_id), True, timeout=delay + PENDING_FLAG_GRACE):
+    if _claim_pending(question_id, delay + PENDING_FLAG_GRACE):
         enqueue_tally(question_id, countdown=delay)
 
 
@@ -413,7 +440,7 @@ def recompute_result(question_id: int) -> Result | None:
     with no pending change and no change of status the latest result is returned as it is.
     Publishes a new version to the question's watchers on commit. None for a missing or draft question.
     """
-    cache.delete(_pending_key(question_id))  # ballots from now on schedule the next run
+    _release_pending(question_id)  # ballots from now on schedule the next run
     question = Question.objects.filter(pk=question_id).first()
     if question is None or question.status == Question.Status.DRAFT:
         return None
