@@ -55,12 +55,19 @@ class LiveConsumer(AsyncWebsocketConsumer):
         """
         if message["type"] == "live.update":
             await self.live_update(message)
+        elif message["type"] == "live.reset":
+            await self.live_reset(message)
         else:
             await super().dispatch(message)
 
     async def live_update(self, event: dict[str, Any]) -> None:
         """A new version from the group (``type: live.update``)."""
         await self.forward(event["version"], event["html"])
+
+    async def live_reset(self, event: dict[str, Any]) -> None:
+        """What the client must show now, whatever it had (``type: live.reset``, after a visibility change)."""
+        self.sent_version = event["version"]
+        await self.send(text_data=event["html"])
 
     async def disconnect(self, code: int) -> None:
         """Leave the group."""

@@ -84,7 +84,7 @@ def session_audience(session_id: int, scope: Mapping[str, Any]) -> tuple[Session
     return None if audience is None else (session, audience)
 
 
-def render_results(question: Question, result: Result | None, *, is_organizer: bool) -> str:
+def render_results(question: Question, result: Result | None, *, is_organizer: bool, reset: bool = False) -> str:
     """The question's results fragment (the same markup as the results page) for one audience."""
     options = list(question.options.all())
     hidden = result is None and not is_organizer and question.visibility == Question.Visibility.AFTER_CLOSE
@@ -94,6 +94,7 @@ def render_results(question: Question, result: Result | None, *, is_organizer: b
         "is_organizer": is_organizer,
         "options": options,
         "hidden": hidden,
+        "reset": reset,
     }
     if result is not None:
         context.update(result_context(question, result, options, selectors.number_reports(question)))
@@ -107,7 +108,7 @@ def question_snapshot(question: Question, audience: str) -> tuple[int, str]:
     return (result.version if result else 0), render_results(question, result, is_organizer=is_organizer)
 
 
-def render_session_summary(session: Session, *, is_organizer: bool) -> tuple[int, str]:
+def render_session_summary(session: Session, *, is_organizer: bool, reset: bool = False) -> tuple[int, str]:
     """(version, html) of the session's summary panel: each question's state, count and outcome if visible.
 
     The version is the sum of the questions' result versions, so it grows with every new result.
@@ -116,7 +117,7 @@ def render_session_summary(session: Session, *, is_organizer: bool) -> tuple[int
     version = sum(row["version"] for row in rows)
     html = render_to_string(
         "voting/_session_summary.html",
-        {"session": session, "rows": rows, "version": version, "is_organizer": is_organizer},
+        {"session": session, "rows": rows, "version": version, "is_organizer": is_organizer, "reset": reset},
     )
     return version, html
 
@@ -138,8 +139,8 @@ def _summary_rows(session: Session, *, is_organizer: bool) -> list[dict[str, Any
     return rows
 
 
-def _send(group: str, version: int, html: str) -> None:
-    async_to_sync(get_channel_layer().group_send)(group, {"type": "live.update", "version": version, "html": html})
+def _send(group: str, version: int, html: str, kind: str = "live.update") -> None:
+    async_to_sync(get_channel_layer().group_send)(group, {"type": kind, "version": version, "html": html})
 
 
 def publish_result(result_id: int) -> None:
@@ -157,3 +158,20 @@ def publish_result(result_id: int) -> None:
     for audience, is_organizer in ((ORGANIZERS, True), (PARTICIPANTS, False)):
         version, summary = render_session_summary(question.session, is_organizer=is_organizer)
         _send(session_group(question.session_id, audience), version, summary)
+
+
+def publish_visibility(question_id: int) -> None:
+    """After the organizer changed who sees a question's results: participants' open pages show
+    the result or the "shown after closing" notice now, and their summary panel follows.
+
+    Sent as ``live.reset``: the watcher takes it whatever version it had, so hiding can go back.
+    """
+    question = Question.objects.select_related("session").filter(pk=question_id).first()
+    if question is None or question.status == Question.Status.DRAFT:
+        return
+    result = selectors.visible_result(question, is_organizer=False)
+    html = render_results(question, result, is_organizer=False, reset=True)
+    version = result.version if result else 0
+    _send(question_group(question.pk, PARTICIPANTS), version, html, "live.reset")
+    version, summary = render_session_summary(question.session, is_organizer=False, reset=True)
+    _send(session_group(question.session_id, PARTICIPANTS), version, summary, "live.reset")

@@ -220,10 +220,9 @@ def update_question(question: Question, **fields: Any) -> Question:
         question.save()
         if "option_labels" in fields or "kind" in fields:
             _write_options(question, labels)
-        latest = Result.objects.filter(question=question).order_by("-version").first()
-        if "visibility" in fields and latest is not None:
-            # Watchers who may now see the result get it without reloading.
-            transaction.on_commit(lambda: publish_result(latest.pk), robust=True)
+        if "visibility" in fields:
+            # Participants watching see the result, or no longer see it, without reloading.
+            transaction.on_commit(lambda: publish_visibility(question.pk), robust=True)
     return question
 
 
@@ -504,6 +503,13 @@ def _fold_pending_changes(question: Question, tallies: LiveTallies) -> list[int]
     if len(changes) == FOLD_BATCH:
         transaction.on_commit(lambda: enqueue_tally(question.pk), robust=True)
     return ids
+
+
+def publish_visibility(question_id: int) -> None:
+    """Tell participants watching a question (and its session) what they may see after a visibility change."""
+    from voting import live
+
+    live.publish_visibility(question_id)
 
 
 def publish_result(result_id: int) -> None:

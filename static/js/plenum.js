@@ -205,9 +205,13 @@
 
   /* ---- Live results ---- */
 
-  // Each websocket message is swapped in by element id; the page keeps the newest version it has.
+  // Each websocket message is swapped in by element id; the page keeps the newest version it has,
+  // unless the message resets it (the organizer changed who may see results).
   document.addEventListener("htmx:wsBeforeMessage", function (event) {
     var html = String(event.detail.message || "");
+    if (/^<[^>]*\bdata-reset="true"/.test(html.trim())) {
+      return;
+    }
     var id = /\bid="([^"]+)"/.exec(html);
     var version = /\bdata-version="(\d+)"/.exec(html);
     var current = id && document.getElementById(id[1]);

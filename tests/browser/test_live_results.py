@@ -203,3 +203,35 @@ def test_a_hidden_result_appears_when_the_organizer_closes_the_question(hall, br
     assert set(received) == {0, stored.version} and received[-1] == stored.version, received
     shot(watching, "browser-live-final-participant")
     shot(organizer_results, "browser-live-final-organizer")
+
+
+def test_the_organizer_hiding_and_showing_results_reaches_an_open_page(hall, browser, asgi_server, shot):
+    session, questions = hall
+    question = questions["live"]
+    results_url = f"{asgi_server}/questions/{question.pk}/results/"
+
+    watching = new_page(browser)
+    join(watching, asgi_server, session, "Ada")
+    voting = watching.context.new_page()
+    voting.goto(f"{asgi_server}/sessions/{session.pk}/")
+    cast_single(voting, question, "Park")
+    open_live_results(watching, asgi_server, question)
+    article = watching.locator(f"#results-{question.pk}")
+    expect(article.locator(".outcome-sentence")).to_have_text("“Park” wins.")
+
+    manage = new_page(browser)
+    sign_in(manage, asgi_server)
+    manage.goto(f"{asgi_server}/sessions/{session.pk}/manage/")
+    visibility = manage.locator(f"#visibility-{question.pk}")
+
+    visibility.select_option("after_close")
+    expect(article).to_contain_text(HIDDEN, timeout=TIMEOUT)
+    expect(article).not_to_contain_text("Park” wins")
+    summary_row = voting.locator(f"#session-summary-{session.pk} .summary-row[data-question='{question.pk}']")
+    expect(summary_row).to_contain_text("after the question closes", timeout=TIMEOUT)
+    shot(watching, "browser-live-hidden-by-organizer")
+
+    manage.locator(f"#visibility-{question.pk}").select_option("live")
+    expect(article.locator(".outcome-sentence")).to_have_text("“Park” wins.", timeout=TIMEOUT)
+    expect(summary_row).to_contain_text("1 ballot", timeout=TIMEOUT)
+    assert_not_reloaded(watching, results_url)

@@ -23,7 +23,7 @@ from config.asgi import application
 from deliberation.cookies import remember_participant
 from deliberation.services import create_session, mint_participant
 from voting.models import Question, Result
-from voting.services import cast_ballot, close_question
+from voting.services import cast_ballot, close_question, update_question
 
 # Committed rows: channels closes "old" connections around each database_sync_to_async step.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -229,3 +229,36 @@ def test_session_summary_shows_counts_only_where_results_are_visible(
     live_row = re.search(rf'data-question="{live_question.pk}">(.*?)</li>', update, re.S).group(1)
     assert "1 ballot" in live_row and "Beta" in live_row
     assert version_of(update)[0] > version_of(first)[0]
+
+
+def test_changing_visibility_reaches_participants_pages_both_ways(make_question, participant, other_participant, cast):
+    question = make_question("single")
+    set_visibility = database_sync_to_async(update_question)
+
+    async def scenario() -> list[str]:
+        await cast(question, other_participant, {"choice": "gamma"})
+        watcher = connect(f"/ws/questions/{question.pk}/", ORIGIN, bearer(participant))
+        summary = connect(f"/ws/sessions/{participant.session_id}/", ORIGIN, bearer(participant))
+        assert (await watcher.connect(timeout=TIMEOUT))[0] and (await summary.connect(timeout=TIMEOUT))[0]
+        seen = [await watcher.receive_from(timeout=TIMEOUT)]
+        await summary.receive_from(timeout=TIMEOUT)
+        await set_visibility(question, visibility=Question.Visibility.AFTER_CLOSE)
+        seen.append(await watcher.receive_from(timeout=TIMEOUT))
+        seen.append(await summary.receive_from(timeout=TIMEOUT))
+        await cast(question, participant, {"choice": "beta"})
+        assert await watcher.receive_nothing(timeout=0.5), "a hidden result reached a participant"
+        await set_visibility(question, visibility=Question.Visibility.LIVE)
+        seen.append(await watcher.receive_from(timeout=TIMEOUT))
+        await cast(question, participant, {"choice": "alpha"})
+        seen.append(await watcher.receive_from(timeout=TIMEOUT))
+        await watcher.disconnect()
+        await summary.disconnect()
+        return seen
+
+    shown, hidden, hidden_summary, shown_again, newer = run(scenario)
+    assert "Gamma" in shown and version_of(shown)[1] == 1
+    assert 'data-reset="true"' in hidden and "only after the question closes" in hidden and "Gamma" not in hidden
+    row = re.search(rf'data-question="{question.pk}">(.*?)</li>', hidden_summary, re.S).group(1)
+    assert 'data-reset="true"' in hidden_summary and "ballot" not in row
+    assert 'data-reset="true"' in shown_again and version_of(shown_again)[1] == 2
+    assert version_of(newer)[0] > version_of(shown_again)[0] and version_of(newer)[1] == 2
