@@ -8,6 +8,7 @@ index order is the canonical tie-break order (rules-spec §0).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -120,6 +121,18 @@ class Ballot:
         """First choice of a choice or ranking ballot; None when it abstains."""
         ranking = self.as_ranking()
         return ranking[0] if ranking else None
+
+
+def common_weight(weights: Mapping[Fraction, int]) -> Fraction | None:
+    """The weight every ballot carries when all held ballots weigh the same positive amount, else None.
+
+    Certificates count changed ballots, so the rules that have one need equal weights.
+    """
+    if len(weights) == 1:
+        (weight,) = weights
+        if weight > 0:
+            return weight
+    return None
 
 
 def choice(candidate: int | None, weight: Fraction | int = 1) -> Ballot:

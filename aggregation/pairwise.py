@@ -26,7 +26,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from aggregation.core import Ballot, InvalidInput, to_fraction, validate_ballot
+from aggregation.core import Ballot, InvalidInput, common_weight, to_fraction, validate_ballot
 
 PAIRWISE_FORMS = ("ranking", "choice", "scores")
 
@@ -99,11 +99,7 @@ class PairwiseTally:
     @property
     def common_weight(self) -> Fraction | None:
         """The weight every ballot carries when all weights are equal and positive, else None."""
-        if len(self.weights) == 1:
-            (weight,) = self.weights
-            if weight > 0:
-                return weight
-        return None
+        return common_weight(self.weights)
 
     def first_counts(self) -> list[Fraction]:
         """First-choice weight per candidate, exact."""

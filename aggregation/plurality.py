@@ -31,7 +31,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from aggregation.core import UNBOUNDED, Ballot, InvalidInput, Result, Round, to_fraction, validate_ballot
+from aggregation.core import UNBOUNDED, Ballot, InvalidInput, Result, Round, common_weight, to_fraction, validate_ballot
 from aggregation.pairwise import check_indices, exact_number
 from aggregation.registry import ParamSpec, RuleSpec, check_known_params, register
 
@@ -190,11 +190,7 @@ class ChoiceTally:
     @property
     def common_weight(self) -> Fraction | None:
         """The weight every ballot carries when all weights are equal and positive, else None."""
-        if len(self.weights) == 1:
-            (weight,) = self.weights
-            if weight > 0:
-                return weight
-        return None
+        return common_weight(self.weights)
 
     def add(self, ballot: Ballot) -> None:
         """Count one ballot."""

@@ -32,11 +32,6 @@ def participant_id_from_cookies(cookies: Mapping[str, str], session_id: int) -> 
     return int(raw) if raw is not None and raw.isdigit() else None
 
 
-def participant_id_from_cookie(request: HttpRequest, session: Session) -> int | None:
-    """The participant id the request's signed cookie claims for this session, or None."""
-    return participant_id_from_cookies(request.COOKIES, session.pk)
-
-
 def remember_participant(response: HttpResponse, participant: Participant) -> None:
     """Set the signed identity cookie for the participant's session on a response."""
     response.set_signed_cookie(
@@ -54,5 +49,5 @@ def current_participant(request: HttpRequest, session: Session) -> Participant |
     """Who the request is in this session: the signed-in user's participant, else the cookie's."""
     user = request.user if request.user.is_authenticated else None
     return selectors.participant_for_session(
-        session, participant_id=participant_id_from_cookie(request, session), user=user
+        session, participant_id=participant_id_from_cookies(request.COOKIES, session.pk), user=user
     )

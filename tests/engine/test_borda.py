@@ -15,22 +15,15 @@ from hypothesis import strategies as st
 
 import aggregation
 from aggregation.core import Ballot, InvalidInput, choice, ranked
-from aggregation.jsonio import result_to_json
 from aggregation.registry import get_rule
+
+from .helpers import as_json, many
 
 SPEC = get_rule("borda")
 
 
 def borda(m: int, ballots: list[Ballot], **params):
     return aggregation.tally("borda", m, ballots, params)
-
-
-def many(count: int, order: list[int], weight: Fraction | int = 1) -> list[Ballot]:
-    return [ranked(order, weight) for _ in range(count)]
-
-
-def as_json(result, m: int) -> dict:
-    return result_to_json(result, [f"c{i}" for i in range(m)])
 
 
 # --- hand-worked cases ----------------------------------------------------------------------------

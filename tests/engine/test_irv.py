@@ -18,8 +18,9 @@ import aggregation
 from aggregation import irv as irv_module
 from aggregation.core import Ballot, InvalidInput, choice, ranked
 from aggregation.irv import IrvTally, compress_rankings, put_winners
-from aggregation.jsonio import result_to_json
 from aggregation.registry import get_rule
+
+from .helpers import as_json, many
 
 TIE_RULES = ("simultaneous", "order", "put")
 SPEC = get_rule("irv")
@@ -27,14 +28,6 @@ SPEC = get_rule("irv")
 
 def irv(m: int, ballots: list[Ballot], **params):
     return aggregation.tally("irv", m, ballots, params)
-
-
-def many(count: int, order: list[int], weight: Fraction | int = 1) -> list[Ballot]:
-    return [ranked(order, weight) for _ in range(count)]
-
-
-def as_json(result, m: int) -> dict:
-    return result_to_json(result, [f"c{i}" for i in range(m)])
 
 
 # --- hand-worked cases ----------------------------------------------------------------------------

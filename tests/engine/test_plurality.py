@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -21,6 +20,8 @@ import aggregation
 from aggregation.core import UNBOUNDED, Ballot, InvalidInput, choice, ranked
 from aggregation.plurality import ChoiceTally, plurality_certificate
 from aggregation.registry import get_rule
+
+from .helpers import sub_multisets
 
 F = Fraction
 
@@ -352,23 +353,6 @@ def test_from_rankings_equals_ballots(m: int, seed: int, n: int) -> None:
         fast = spec.tally_from_rankings(m, rankings)
         slow = spec.compute(m, [ranked(row) for row in rankings.tolist()], spec.normalize_params({}, m))
         assert fast.result(spec.normalize_params({}, m)) == slow
-
-
-def sub_multisets(counter: Counter[Ballot], k: int) -> Iterator[list[Ballot]]:
-    """Every multiset of exactly k ballots drawn from ``counter``."""
-    items = sorted(counter.items(), key=repr)
-
-    def pick(start: int, left: int) -> Iterator[list[Ballot]]:
-        if left == 0:
-            yield []
-            return
-        for index in range(start, len(items)):
-            ballot, count = items[index]
-            for take in range(min(count, left), 0, -1):
-                for rest in pick(index + 1, left - take):
-                    yield [ballot] * take + rest
-
-    yield from pick(0, k)
 
 
 def assert_certificate_sound(

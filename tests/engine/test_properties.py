@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 import aggregation
 from aggregation.core import Ballot, InvalidInput, to_fraction, validate_ballot
-from aggregation.jsonio import result_to_json
 from aggregation.registry import RULES, RuleSpec
+
+from .helpers import as_json
 
 pytestmark = pytest.mark.slow
 
@@ -114,11 +115,6 @@ def profiles(draw: st.DrawFn, rule: str, raw_params: dict[str, Any], max_ballots
                 ballots.append(ballot)
                 break
     return m, params, ballots
-
-
-def as_json(result: Any, m: int) -> dict[str, Any]:
-    """A result in comparable form (candidate ids c0..c{m-1})."""
-    return result_to_json(result, [f"c{i}" for i in range(m)])
 
 
 def build(spec: RuleSpec, m: int, ballots: list[Ballot]):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
@@ -23,6 +22,8 @@ from aggregation.core import UNBOUNDED, Ballot, InvalidInput, choice, ranked, sc
 from aggregation.pairwise import PairwiseTally
 from aggregation.registry import get_rule
 from aggregation.runoff import RunoffTally, pair_cost
+
+from .helpers import sub_multisets
 
 F = Fraction
 
@@ -308,23 +309,6 @@ def test_from_rankings_equals_ballots_property(m: int, n: int, seed: int) -> Non
     assert fast == PairwiseTally.from_ballots(m, [ranked(row) for row in rankings.tolist()])
     params = aggregation.normalize("runoff", m)
     assert fast.result(params) == aggregation.tally("runoff", m, [ranked(row) for row in rankings.tolist()])
-
-
-def sub_multisets(counter: Counter[Ballot], k: int) -> Iterator[list[Ballot]]:
-    """Every multiset of exactly k ballots drawn from ``counter``."""
-    items = sorted(counter.items(), key=repr)
-
-    def pick(start: int, left: int) -> Iterator[list[Ballot]]:
-        if left == 0:
-            yield []
-            return
-        for index in range(start, len(items)):
-            ballot, count = items[index]
-            for take in range(min(count, left), 0, -1):
-                for rest in pick(index + 1, left - take):
-                    yield [ballot] * take + rest
-
-    yield from pick(0, k)
 
 
 def replacement_ballots(m: int, with_ties: bool) -> list[Ballot]:
